@@ -243,6 +243,19 @@ describe('aborted-large-whole-part-recorded-as-checked: a bytes=0- part of a lar
     expect(downloads()[0]!.details).toMatchObject({ delivery: 'stream', verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' });
     expect(downloads()[0]!.details).not.toHaveProperty('verificationId');
   });
+
+  it('whole-download-verified-lacks-verified-by: a whole 200 download of a file within the bound, hashed before sending, says verifiedBy: this-request as its 206 parts do', async () => {
+    const { api } = apiWith(new VerifiedSpans());
+    f.custodyEvents.length = 0;
+    const token = await f.token('erin', ['examiner']);
+    const res = await api.handle({ method: 'GET', path: `/cases/${CASE}/files/${clip.fileId}/content`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(Buffer.isBuffer(res.body)).toBe(true);
+    expect(downloads()).toHaveLength(1);
+    // Before: verifiedBeforeSend and verificationId, but no verifiedBy (which docs/operations.md promises).
+    expect(downloads()[0]!.details).toMatchObject({ delivery: 'stream', verifiedBeforeSend: true, verifiedBy: 'this-request', verificationId: expect.any(String) });
+    expect(downloads()[0]!.details).not.toHaveProperty('hashNotChecked');
+  });
 });
 
 /** A Range request on GET …/content as `user`, from `api`. */

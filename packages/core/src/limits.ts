@@ -488,12 +488,20 @@ export const LIMITS = {
   maxFatPastLimitClusters: 1_000_000,
   /**
    * Bytes of FAT #1 read to find clusters two FAT entries link to (a chain running into a directory's cluster, said on
-   * the directory listed first; fat.reader.ts readFatLinks), read in pieces of at most maxDiskReadBytes once per
-   * volume. 64 MiB covers FAT32 volumes up to ~16.7M clusters (~512 GiB at 32 KiB clusters): ~0.7 s at 100 MB/s. A
-   * larger FAT is not read for it: the check is not made, said as the volume's problem (the directory listed later
-   * is still flagged when its chain reaches the cluster held by the first).
+   * the directory listed first; fat.reader.ts readFatLinks), read in pieces of fatScanPieceBytes once per volume.
+   * 64 MiB covers FAT32 volumes up to ~16.7M clusters (~512 GiB at 32 KiB clusters): ~0.7 s at 100 MB/s. A larger FAT
+   * is not read for it (checked before its two cluster bitmaps are allocated): the check is not made, said in a volume
+   * note (cross-link-check-not-made), never a problem (the directory listed later is still flagged when its chain
+   * reaches the cluster held by the first).
    */
   maxFatCrossLinkScanBytes: 64 * 1024 * 1024,
+  /**
+   * Largest read of FAT #1's cross-link scan (fat.reader.ts readFatLinks): two diskCacheBlockBytes blocks. Each parser
+   * thread (diskParseThreads) holds one such buffer outside the V8 heap while it scans; pieces of maxDiskReadBytes
+   * would be 64 MiB each, against the host's RSS goal, and save no storage reads (the blob source reads
+   * diskCacheBlockBytes blocks anyway).
+   */
+  fatScanPieceBytes: 2 * 1024 * 1024,
   /** Entries listed from one file system. */
   maxFileSystemEntries: 5_000_000,
 } as const;

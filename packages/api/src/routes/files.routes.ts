@@ -585,6 +585,8 @@ async function serveFileBytes(
         ...from,
         range: bytes.range ?? { offset: 0, length: expected.length },
         verifiedBeforeSend: Buffer.isBuffer(body),
+        // Hashed whole here before the first byte, as the 206 path says it (docs/operations.md).
+        ...(Buffer.isBuffer(body) ? { verifiedBy: 'this-request' } : {}),
         // Streamed (over verifyBeforeSendBytes): the hash check is at the end, which a client that stops early never reaches.
         ...(Buffer.isBuffer(body) ? {} : { hashNotChecked: 'unless-read-to-end' }),
         ...(verification ? { verificationId: verification.verificationId } : {}),

@@ -595,7 +595,9 @@ async function laidOutContiguously(
     try {
       locations = await readTableEntries(segments[table.segment]!, table, chunkBytes, { abortSignal });
     } catch (err) {
-      if (!(err instanceof ExhibitError)) throw err;
+      // A retryable fault, an abort or a timeout is not the table's: thrown, so the next attempt reads it again (the
+      // rule of disk-image.worker.ts hostile()); only the image's own failure is kept as why the walk must not run.
+      if (!(err instanceof ExhibitError) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
       return `${where} cannot be read (${err.message})`;
     }
     if (locations[0]!.offset !== table.dataStart) return `${where} places its first chunk at ${locations[0]!.offset}, not at its sectors section's data start (${table.dataStart})`;

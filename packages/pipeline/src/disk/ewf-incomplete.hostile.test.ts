@@ -206,6 +206,34 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     expect(Buffer.compare(await image.chunk(first - 1), await whole.chunk(first - 1))).toBe(0);
   });
 
+  it('ewf-layout-check-fault-kept-as-cannot-be-read: a retryable fault or an abort reading a witness table for the walk is thrown, never kept as the section not walked', async () => {
+    const whole = await EwfImage.open(load().map((b) => new MemorySource(b)));
+    const cut = loadCut();
+    for (const code of ['storage-unavailable', 'aborted', 'timeout'] as const) {
+      let failing = false;
+      class Faulty extends MemorySource {
+        override async read(offset: number, length: number): Promise<Uint8Array> {
+          if (failing) throw new ExhibitError(code, `blob read failed at byte ${offset}`);
+          return super.read(offset, length);
+        }
+      }
+      // Segments 1 and 2's tables are the witnesses the walk of segment 3's cut section asks for before its first chunk.
+      const image = await EwfImage.open(cut.map((b, i) => (i === 1 ? new Faulty(b) : new MemorySource(b))));
+      // The cut section's first chunk: numbered after those segments 1 and 2's tables list.
+      const tableCount = (bytes: Buffer) => {
+        for (let at = 13; ; at = Number(bytes.readBigUInt64LE(at + 16))) {
+          if (bytes.subarray(at, at + 16).toString('latin1').replace(/\0.*$/s, '') === 'table') return bytes.readUInt32LE(at + 76);
+        }
+      };
+      const first = tableCount(cut[0]!) + tableCount(cut[1]!);
+      failing = true;
+      // Before: rejected corrupt-file (segment-truncated) "… segment 2's table of chunks … cannot be read (blob read failed …)", for good.
+      await expect(image.chunk(first), code).rejects.toMatchObject({ code });
+      failing = false;
+      expect(Buffer.compare(await image.chunk(first), await whole.chunk(first)), code).toBe(0);
+    }
+  });
+
   it('ewf-missing-middle-segment-refuses-whole-image', async () => {
     const set = load();
     const { disk, files } = await list([...set.slice(0, 2), ...set.slice(3)]);

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ExhibitError, LIMITS } from '@exhibit/core';
+import { ExhibitError, LIMITS, type ExhibitErrorCode } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteSource } from './byte-source.js';
 import type { ByteSource, FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
@@ -674,21 +674,37 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expect(reads.filter(([o, l]) => o < fatStart + fatBytes && o + l > from)).toHaveLength(1);
   });
 
-  it('fat-cross-link-scan-unbounded: FAT #1 is read for the check in one piece up to LIMITS.maxDiskReadBytes, and a FAT larger than maxFatCrossLinkScanBytes is not read for it (said, the later directory still flagged)', async () => {
+  it('fat-cross-link-scan-unbounded: FAT #1 is read for the check once, in pieces of at most fatScanPieceBytes (not maxDiskReadBytes), and a FAT larger than maxFatCrossLinkScanBytes is not read for it (said, the later directory still flagged)', async () => {
     const fat = card('dir-cross-scan-limit.img');
     const c100 = fat.firstCluster('100CANON   ');
     const second101 = fat.next(fat.firstCluster('101CANON   '));
     fat.link(c100, second101);
     const fatStart = fat.boot.reservedSectors * 512;
     const scanBytes = Math.min((fat.boot.lastCluster + 1) * 4, fat.boot.fatSectors * 512);
-    const reads: [number, number][] = [];
-    const listed = await list(fat.file, openFat, recording(reads));
-    expect(listed.entries.find((e) => e.path === 'DCIM/100CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ links to cluster/);
-    // Before: FAT #1 was read 64 KiB at a time through the block cache, no read of it longer than that.
-    expect(reads.filter(([o, l]) => o === fatStart && l === scanBytes)).toHaveLength(1);
-    expect(scanBytes).toBeGreaterThan(65536);
+    const piece = 64 * 1024;
+    expect(scanBytes).toBeGreaterThan(2 * piece);
 
-    const limited = await list(fat.file, openFat, undefined, { maxFatCrossLinkScanBytes: scanBytes - 1 });
+    // The scan's reads: those of a listing that makes the check, less those of one that does not (the same walks
+    // through the FAT block cache, which the scan does not use).
+    const without: [number, number][] = [];
+    const limited = await list(fat.file, openFat, recording(without), { maxFatCrossLinkScanBytes: scanBytes - 1, fatScanPieceBytes: piece });
+    const reads: [number, number][] = [];
+    const listed = await list(fat.file, openFat, recording(reads), { fatScanPieceBytes: piece });
+    expect(listed.entries.find((e) => e.path === 'DCIM/100CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ links to cluster/);
+    const rest = new Map<string, number>();
+    for (const r of without) rest.set(r.join(), (rest.get(r.join()) ?? 0) + 1);
+    const scan = reads.filter((r) => {
+      const n = rest.get(r.join()) ?? 0;
+      if (n > 0) rest.set(r.join(), n - 1);
+      return n === 0;
+    });
+    expect([...rest.values()].every((n) => n === 0)).toBe(true);
+    // Before: one read of all of FAT #1 (pieces of maxDiskReadBytes, 64 MiB), held outside the heap by each parser thread.
+    expect(scan.filter(([, l]) => l > piece)).toEqual([]);
+    // Together they read FAT #1 once, in order, no byte twice.
+    expect(scan.reduce((sum, [, l]) => sum + l, 0)).toBe(scanBytes);
+    expect(scan.map(([o]) => o)).toEqual(Array.from({ length: Math.ceil(scanBytes / piece) }, (_, k) => fatStart + k * piece));
+
     expect(limited.reader.problem).toBeUndefined();
     expect(limited.reader.notes).toEqual([
       {
@@ -699,6 +715,33 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expect(limited.entries.find((e) => e.path === 'DCIM/100CANON')?.problem).toBeUndefined();
     expect(limited.entries.find((e) => e.path === 'DCIM/101CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ also belongs to a directory listed earlier/);
     expect(limited.entries.map(asTsk)).toEqual(listed.entries.map(asTsk));
+  });
+
+  it('fat-cross-link-scan-fault-becomes-note: a fault that is not damage of the image (retryable, aborted, a blob gone or changed) during the cross-link scan ends the listing, never a permanent "check not made" note', async () => {
+    const fat = card('dir-cross-scan-fault.img');
+    const fatStart = fat.boot.reservedSectors * 512;
+    const scanBytes = Math.min((fat.boot.lastCluster + 1) * 4, fat.boot.fatSectors * 512);
+    // The scan's one read (FAT #1 whole, under fatScanPieceBytes); the FAT block cache reads 64 KiB at most.
+    expect(scanBytes).toBeGreaterThan(65536);
+    expect(scanBytes).toBeLessThanOrEqual(LIMITS.fatScanPieceBytes);
+    const failing = (code: ExhibitErrorCode) => (source: ByteSource): ByteSource => ({
+      size: source.size,
+      async read(offset, length, options) {
+        if (offset === fatStart && length === scanBytes) throw new ExhibitError(code, `blob read failed at byte ${offset}`);
+        return source.read(offset, length, options);
+      },
+    });
+    for (const code of ['storage-unavailable', 'aborted', 'timeout'] as const) {
+      await expect(list(fat.file, openFat, failing(code)), code).rejects.toMatchObject({ code });
+    }
+    // A blob gone or changed under the scan is not the image's damage either: never the note "FAT #1 could not be read
+    // whole …". (The directory walk's own catch still makes it that directory's problem: not changed here.)
+    for (const code of ['precondition-failed', 'not-found'] as const) {
+      const listed = await list(fat.file, openFat, failing(code)).catch((err: unknown) => err);
+      // Before: [{ code: 'cross-link-check-not-made', message: 'FAT #1 could not be read whole … (blob read failed at byte …)' }].
+      if (!(listed instanceof Error)) expect(listed.reader.notes, code).toEqual([]);
+      else expect(listed, code).toMatchObject({ code });
+    }
   });
 
   it('fat32-root-clusters-unclaimed-cross-link-missed: a file or a directory cross-linked into the FAT32 root\'s clusters is a cross-link, not read as the root\'s bytes', async () => {

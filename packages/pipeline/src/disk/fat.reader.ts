@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, type ExhibitErrorCode, type RecordedTime } from '@exhibit/core';
 import { dosTime } from '../archive/archive-times.js';
 import { ascii, functionSource, readPieces, view } from './byte-source.js';
 import { oemNameOrEscaped } from './name-bytes.js';
@@ -22,6 +22,8 @@ const DELETED = 0xe5;
 const FIRST_ENTRY_ID = 3;
 const ENTRY_BYTES = 32;
 const FAT_BLOCK_BYTES = 64 * 1024;
+/** Errors of FAT #1's cross-link scan that are the image's damage (said as a note); every other one is thrown. */
+const SCAN_DAMAGE: ReadonlySet<ExhibitErrorCode> = new Set<ExhibitErrorCode>(['corrupt-file', 'limit-exceeded']);
 const FAT_CACHED_BLOCKS = 64;
 
 type Problem = NonNullable<FileSystemEntry['problem']>;
@@ -116,6 +118,7 @@ export async function declaredFatBytes(source: ByteSource, options: { abortSigna
 export interface FatLimits {
   maxFatPastLimitClusters: number;
   maxFatCrossLinkScanBytes: number;
+  fatScanPieceBytes: number;
 }
 
 export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal; limits?: Partial<FatLimits> } = {}): Promise<FatReader> {
@@ -223,7 +226,7 @@ export class FatReader implements FileSystemReader {
     limits: Partial<FatLimits> = {},
   ) {
     this.type = boot.type;
-    this.limits = { maxFatPastLimitClusters: LIMITS.maxFatPastLimitClusters, maxFatCrossLinkScanBytes: LIMITS.maxFatCrossLinkScanBytes, ...limits };
+    this.limits = { maxFatPastLimitClusters: LIMITS.maxFatPastLimitClusters, maxFatCrossLinkScanBytes: LIMITS.maxFatCrossLinkScanBytes, fatScanPieceBytes: LIMITS.fatScanPieceBytes, ...limits };
     // The root directory's label entry is the current one; the boot sector's copy can be stale.
     const label = rootLabel ?? boot.label;
     if (label) this.label = label;
@@ -660,14 +663,22 @@ export class FatReader implements FileSystemReader {
   }
 
   /**
-   * One read of FAT #1 (as far as the image holds it), outside the FAT block cache, in pieces of at most
-   * maxDiskReadBytes: one bit per cluster that two or more entries in use link to (a second map, of clusters linked to
+   * One read of FAT #1 (as far as the image holds it), outside the FAT block cache (left warm for the walks), in pieces
+   * of at most fatScanPieceBytes (a small buffer per parser thread, outside the V8 heap): one bit per cluster that two or more entries in use link to (a second map, of clusters linked to
    * once, is dropped when the read ends). Read only when a directory of more than one cluster is listed. A FAT larger
    * than maxFatCrossLinkScanBytes is not read, nor one a block of which cannot be read (damage): why not is returned.
    */
   private async readFatLinks(options: { abortSignal?: AbortSignal }): Promise<Uint8Array | string> {
     const b = this.boot;
     const notMade = 'the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made';
+    const width = b.type === 'fat32' ? 4 : b.type === 'fat16' ? 2 : 1.5;
+    const fatStart = b.reservedSectors * b.sectorBytes;
+    // FAT #1's entries of clusters 0 … lastCluster, as far as the image holds them (a FAT cut short: the volume's problem).
+    const end = Math.min(Math.ceil((b.lastCluster + 1) * width), b.fatSectors * b.sectorBytes, Math.max(0, this.source.size - fatStart));
+    // Checked before the bitmaps are allocated: their size follows the boot sector's cluster count, as the FAT's does.
+    if (end > this.limits.maxFatCrossLinkScanBytes) {
+      return `FAT #1 is ${end} bytes, more than the ${this.limits.maxFatCrossLinkScanBytes} read to find clusters two FAT entries link to (LIMITS.maxFatCrossLinkScanBytes): ${notMade}`;
+    }
     const once = new Uint8Array(Math.ceil((b.lastCluster + 1) / 8));
     const twice = new Uint8Array(once.length);
     const add = (v: number) => {
@@ -675,19 +686,13 @@ export class FatReader implements FileSystemReader {
       if (hasBit(once, v)) twice[v >> 3]! |= 1 << (v & 7);
       else once[v >> 3]! |= 1 << (v & 7);
     };
-    const width = b.type === 'fat32' ? 4 : b.type === 'fat16' ? 2 : 1.5;
-    const fatStart = b.reservedSectors * b.sectorBytes;
-    // FAT #1's entries of clusters 0 … lastCluster, as far as the image holds them (a FAT cut short: the volume's problem).
-    const end = Math.min(Math.ceil((b.lastCluster + 1) * width), b.fatSectors * b.sectorBytes, Math.max(0, this.source.size - fatStart));
-    if (end > this.limits.maxFatCrossLinkScanBytes) {
-      return `FAT #1 is ${end} bytes, more than the ${this.limits.maxFatCrossLinkScanBytes} read to find clusters two FAT entries link to (LIMITS.maxFatCrossLinkScanBytes): ${notMade}`;
-    }
     try {
       if (b.type === 'fat12') {
         // At most 4,084 clusters (~6 KiB): entry by entry.
         for (let c = 2; c <= b.lastCluster && Math.floor(c * 1.5) + 2 <= end; c += 1) add(await this.next(c));
       } else {
-        const piece = Math.max(FAT_BLOCK_BYTES, LIMITS.maxDiskReadBytes - (LIMITS.maxDiskReadBytes % width));
+        // Whole entries per piece (width 2 or 4), at least one entry whatever a test sets.
+        const piece = Math.max(width, this.limits.fatScanPieceBytes - (this.limits.fatScanPieceBytes % width));
         for (let at = 0; at < end; at += piece) {
           options.abortSignal?.throwIfAborted();
           const bytes = await this.source.read(fatStart + at, Math.min(piece, end - at), options);
@@ -696,8 +701,10 @@ export class FatReader implements FileSystemReader {
         }
       }
     } catch (err) {
-      // Damage (a lost EWF chunk under the FAT): the check is not made; a retryable fault or an abort ends the unpack.
-      if (!(err instanceof ExhibitError) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+      // Damage only (a lost EWF chunk or a cut segment under the FAT: corrupt-file, whatever its reason; a limit of the
+      // container): the check is not made. Anything else (a retryable fault, an abort, a timeout, a precondition or
+      // argument failure, a blob not found) ends the unpack: it is not the evidence's, and a note would make it permanent.
+      if (!(err instanceof ExhibitError) || !SCAN_DAMAGE.has(err.code)) throw err;
       return `FAT #1 could not be read whole to find clusters two FAT entries link to (${err.message}): ${notMade}`;
     }
     return twice;
