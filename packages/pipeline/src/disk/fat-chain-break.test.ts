@@ -737,7 +737,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     // A blob gone or changed under the scan is not the image's damage either: never the note "FAT #1 could not be read
     // whole …". (The directory walk's own catch still makes it that directory's problem: not changed here.)
     for (const code of ['precondition-failed', 'not-found'] as const) {
-      const listed = await list(fat.file, openFat, failing(code)).catch((err: unknown) => err);
+      const listed: Listed | Error = await list(fat.file, openFat, failing(code)).catch((err: unknown) => err as Error);
       // Before: [{ code: 'cross-link-check-not-made', message: 'FAT #1 could not be read whole … (blob read failed at byte …)' }].
       if (!(listed instanceof Error)) expect(listed.reader.notes, code).toEqual([]);
       else expect(listed, code).toMatchObject({ code });
