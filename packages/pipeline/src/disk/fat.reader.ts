@@ -638,8 +638,9 @@ export class FatReader implements FileSystemReader {
   private async mergedCluster(clusters: number[], unlisted: DirectoryRead['unlisted'], options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
     if (clusters.length < 2) return undefined;
     if (!this.fatLinks) {
-      // A retryable fault or an abort (thrown) is not kept: the unpack ends, and its next attempt reads the FAT again.
-      // Damage (an unreadable FAT block) or the size limit is kept: "not checked", said once as a note, never a flag.
+      // A fault that is not the image's (retryable, abort, timeout, a blob gone or changed: thrown) is not kept: the unpack
+      // ends, and its next attempt reads the FAT again. Damage (an unreadable FAT block) or the size limit is kept: "not
+      // checked", said once as a note, never a flag.
       // Not made, it is a note: every entry is listed as without the check, and a directory listed later that runs into
       // a directory's cluster is still flagged; only the first-listed one goes unflagged.
       const pending = this.readFatLinks(options).then((twice) => {
@@ -906,7 +907,7 @@ export class FatReader implements FileSystemReader {
               children = dir.entries;
               // A cluster another chain runs into too: said now, on this directory listed first (the later one is told
               // when its chain reaches the cluster held here). Its entries are kept whatever the check finds: a FAT #1
-              // that cannot be read is "not checked" (the volume's problem), never this directory's.
+              // that cannot be read is "not checked" (a volume note), never this directory's.
               const merged = await this.mergedCluster(dir.clusters, dir.unlisted, options);
               if (merged) problem = problem ? { code: 'corrupt-file', message: `${merged}; also ${problem.message}` } : { code: 'corrupt-file', message: merged };
             } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
