@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExhibitError } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRange } from './byte-source.js';
-import type { ByteSource } from './disk-reader.types.js';
+import { MemorySource } from './test-support/memory.source.js';
 import { EwfImage } from './ewf-image.container.js';
 import { hasTool, pseudoRandom, run } from './test-support/disk-image.builder.js';
 
@@ -22,17 +21,6 @@ import { hasTool, pseudoRandom, run } from './test-support/disk-image.builder.js
 const CHUNK = 8192;
 const MEDIA = 600 * 1024 * 1024;
 const missing = ['ewfacquire'].filter((t) => !hasTool(t));
-
-class MemorySource implements ByteSource {
-  constructor(private readonly bytes: Uint8Array) {}
-  get size() {
-    return this.bytes.length;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this.size, offset, length, 'memory');
-    return this.bytes.slice(offset, offset + length);
-  }
-}
 
 let dir = '';
 const p = (name: string) => path.join(dir, name);

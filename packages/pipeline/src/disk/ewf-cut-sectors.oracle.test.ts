@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExhibitError } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRange } from './byte-source.js';
-import type { ByteSource } from './disk-reader.types.js';
+import { MemorySource } from './test-support/memory.source.js';
 import { EwfImage, adler32 } from './ewf-image.container.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
 import { fls, hasTool, icatMd5, md5, missingTools, pseudoRandom, run } from './test-support/disk-image.builder.js';
@@ -21,17 +20,6 @@ import { fls, hasTool, icatMd5, md5, missingTools, pseudoRandom, run } from './t
  */
 
 const missing = [...missingTools(), ...(hasTool('mke2fs') ? [] : ['mke2fs'])];
-
-class MemorySource implements ByteSource {
-  constructor(private readonly bytes: Uint8Array) {}
-  get size() {
-    return this.bytes.length;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this.size, offset, length, 'memory');
-    return this.bytes.slice(offset, offset + length);
-  }
-}
 
 let dir = '';
 const p = (name: string) => path.join(dir, name);

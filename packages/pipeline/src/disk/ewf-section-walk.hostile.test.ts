@@ -1,25 +1,13 @@
 import { deflateSync } from 'node:zlib';
 import { LIMITS } from '@exhibit/core';
 import { describe, expect, it } from 'vitest';
-import { checkRange } from './byte-source.js';
-import type { ByteSource } from './disk-reader.types.js';
+import { MemorySource } from './test-support/memory.source.js';
 import { SectionWalk, adler32, recogniseChunk } from './ewf-image.container.js';
 
 /**
  * The walk of a cut EWF sectors section (SectionWalk) on forged section data: its bounds, and a chunk whose form
  * cannot be told. The walk over real ewfacquire images is held to TSK in ewf-cut-sectors.oracle.test.ts.
  */
-
-class MemorySource implements ByteSource {
-  constructor(private readonly bytes: Uint8Array) {}
-  get size() {
-    return this.bytes.length;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this.size, offset, length, 'memory');
-    return this.bytes.slice(offset, offset + length);
-  }
-}
 
 const CHUNK = 512;
 
