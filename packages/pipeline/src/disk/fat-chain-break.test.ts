@@ -150,6 +150,13 @@ function card(name: string): Fat32 {
   return new Fat32(p(name));
 }
 
+/** A copy of the card and where its two Canon directories start: 100CANON (one cluster), 101CANON and its second cluster. */
+function canonDirs(name: string): { fat: Fat32; c100: number; c101: number; second101: number } {
+  const fat = card(name);
+  const c101 = fat.firstCluster('101CANON   ');
+  return { fat, c100: fat.firstCluster('100CANON   '), c101, second101: fat.next(c101) };
+}
+
 describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_000 }, () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-fat-chain-'));
@@ -562,10 +569,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
   });
 
   it('fat-cross-linked-directory-lists-nothing: a directory whose chain runs into a cluster of a directory listed earlier lists the clusters before it, each entry once, the cross-link its problem', async () => {
-    const fat = card('dir-cross.img');
-    const c100 = fat.firstCluster('100CANON   ');
-    const c101 = fat.firstCluster('101CANON   ');
-    const second101 = fat.next(c101);
+    const { fat, c100, c101, second101 } = canonDirs('dir-cross.img');
     // 101CANON's first cluster links to 100CANON's (only) cluster; its own second cluster is left unlinked.
     fat.link(c101, c100);
     const listed = await list(fat.file);
@@ -606,10 +610,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
   });
 
   it('fat-cross-linked-directory-first-listed-unflagged: of two directories whose chains run into one cluster, the one listed first is flagged too, before it is given', async () => {
-    const fat = card('dir-cross-both.img');
-    const c100 = fat.firstCluster('100CANON   ');
-    const c101 = fat.firstCluster('101CANON   ');
-    const second101 = fat.next(c101);
+    const { fat, c100, c101, second101 } = canonDirs('dir-cross-both.img');
     // 100CANON (listed first, one cluster) links on into 101CANON's second cluster: two FAT entries link to it.
     fat.link(c100, second101);
     const listed = await list(fat.file);
@@ -675,9 +676,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
   });
 
   it('fat-cross-link-scan-unbounded: FAT #1 is read for the check once, in pieces of at most fatScanPieceBytes (not maxDiskReadBytes), and a FAT larger than maxFatCrossLinkScanBytes is not read for it (said, the later directory still flagged)', async () => {
-    const fat = card('dir-cross-scan-limit.img');
-    const c100 = fat.firstCluster('100CANON   ');
-    const second101 = fat.next(fat.firstCluster('101CANON   '));
+    const { fat, c100, second101 } = canonDirs('dir-cross-scan-limit.img');
     fat.link(c100, second101);
     const fatStart = fat.boot.reservedSectors * 512;
     const scanBytes = Math.min((fat.boot.lastCluster + 1) * 4, fat.boot.fatSectors * 512);
