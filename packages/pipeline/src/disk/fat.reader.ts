@@ -262,7 +262,7 @@ export class FatReader implements FileSystemReader {
     for (const p of found) this.addProblem(p);
   }
 
-  /** One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file. Also used while listing. */
+  /** One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file (the checks made on opening). */
   private addProblem(p: Problem): void {
     const had = this.problem;
     this.problem = had ? { code: had.code === 'limit-exceeded' && p.code === 'limit-exceeded' ? 'limit-exceeded' : 'corrupt-file', message: `${had.message}; also ${p.message}` } : { ...p };
