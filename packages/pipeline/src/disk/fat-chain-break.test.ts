@@ -150,6 +150,18 @@ function card(name: string): Fat32 {
   return new Fat32(p(name));
 }
 
+/** What the disk-image layer opens in a raw image: each file system's type and problem code, or the volume's problem. */
+async function openedAsImage(img: string): Promise<unknown[]> {
+  const source = await FileByteSource.open(img);
+  try {
+    const opened: unknown[] = [];
+    for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
+    return opened;
+  } finally {
+    await source.close();
+  }
+}
+
 /** A copy of the card and where its two Canon directories start: 100CANON (one cluster), 101CANON and its second cluster. */
 function canonDirs(name: string): { fat: Fat32; c100: number; c101: number; second101: number } {
   const fat = card(name);
@@ -898,14 +910,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expect(listed.entries.find((e) => e.path === 'SUB')?.kind).toBe('directory');
 
     // As an image: the one volume is FAT16, opened with its problem (before: "no supported file system in volume 0").
-    const source = await FileByteSource.open(cut);
-    try {
-      const opened: unknown[] = [];
-      for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
-      expect(opened).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
-    } finally {
-      await source.close();
-    }
+    expect(await openedAsImage(cut)).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
   });
 
   it('fat-volume-cut-inside-fats-refused: a FAT12, FAT16 or FAT32 image ending inside FAT #2 or FAT #1 is opened as FAT, the cut its problem; nothing of the volume lies before the cut, so nothing is listed', async () => {
@@ -956,14 +961,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       }
     }
     // As an image: the volume is FAT16 with its problem.
-    const source = await FileByteSource.open(p('fat16-fatcut-1.img'));
-    try {
-      const opened: unknown[] = [];
-      for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
-      expect(opened).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
-    } finally {
-      await source.close();
-    }
+    expect(await openedAsImage(p('fat16-fatcut-1.img'))).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
   });
 
   // exFAT ------------------------------------------------------------------
