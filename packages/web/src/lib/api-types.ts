@@ -147,8 +147,8 @@ export interface DiskImage {
     entries: number;
   }>;
   volumeProblems: string[];
-  /** Absent from an API before it read them back. */
-  volumeIssues?: Array<{ kind: 'note' | 'problem'; where: string; code: string | null; message: string }>;
+  /** volumeProblems read back by the API (core's volumeIssueOf), in the same order. */
+  volumeIssues: Array<{ kind: 'note' | 'problem'; where: string; code: string | null; message: string }>;
   /** Absent from an API before migration 0240. */
   mediaDamaged?: boolean;
   ewfHeader: Record<string, unknown> | null;

@@ -77,7 +77,7 @@ describe('integrity in words', () => {
 
 describe('volume problems', () => {
   it('volume-problems-read-anyway-said-not-read: the heading claims nothing the message contradicts; each message says what was read', () => {
-    const issues: NonNullable<DiskImage['volumeIssues']> = [
+    const issues: DiskImage['volumeIssues'] = [
       { kind: 'problem', where: 'mbr 0', code: 'corrupt-file', message: 'partition at sector 2048 of 16384 sectors runs past the end of the 8388608-byte disk: read as far as the disk goes' },
       { kind: 'problem', where: 'gpt entries', code: 'corrupt-file', message: 'GPT entry array CRC-32 mismatch; entries read anyway' },
       { kind: 'problem', where: 'ebr 4', code: 'limit-exceeded', message: 'more than 128 logical partitions' },

@@ -31,6 +31,7 @@ const SCHEME_NAMES: Record<DiskImage['volumes'][number]['scheme'], string> = { m
 /** What a note's code means, said once before its recorded message (volume notes: read-past-entry). */
 const NOTE_MEANINGS: Record<string, string> = {
   'read-past-entry': 'the file system is larger than its partition entry and was read on past the entry, as The Sleuth Kit reads it',
+  'cross-link-check-not-made': 'the check for directories sharing clusters was not made on this FAT volume; its files are listed as the FAT says',
 };
 
 /**
@@ -77,20 +78,6 @@ function whereText(where: string): string {
   return visibleControls(where.replace(/^(mbr|ebr|gpt)\b/, (s) => s.toUpperCase()));
 }
 
-type VolumeIssue = NonNullable<DiskImage['volumeIssues']>[number];
-
-/**
- * An API from before volumeIssues gives only the stored text: read as core's volumeIssueOf reads it ("where: note
- * code: message" is a note; "where: problem code: message" or "where: message" a problem), so a note is never shown as a
- * failure.
- */
-function storedIssue(text: string): VolumeIssue {
-  const coded = /^([^:]*): (note|problem) ([a-z][a-z-]*): /.exec(text);
-  if (coded) return { kind: coded[2] as 'note' | 'problem', where: coded[1]!, code: coded[3]!, message: text.slice(coded[0].length) };
-  const at = text.indexOf(': ');
-  return at < 0 ? { kind: 'problem', where: '', code: null, message: text } : { kind: 'problem', where: text.slice(0, at), code: null, message: text.slice(at + 2) };
-}
-
 /**
  * Whether the media is damaged in words. The image-media-damaged flag is set only when part of the media is lost or a
  * chunk failed its acquisition checksum while the media was read; media never read whole (a raw or VHD image, an E01
@@ -117,7 +104,7 @@ function headerTime(h: Record<string, unknown>, key: string): string | undefined
 function DiskImagePanel({ d }: { d: DiskImage }) {
   const id = `disk-image-${d.fileId}`;
   const bad = d.integrity === 'mismatch' || d.integrity === 'failed' || d.mediaDamaged === true;
-  const issues = d.volumeIssues ?? d.volumeProblems.map(storedIssue);
+  const issues = d.volumeIssues;
   const problems = issues.filter((i) => i.kind === 'problem');
   const notes = issues.filter((i) => i.kind === 'note');
   const h = d.ewfHeader;
